@@ -1,0 +1,1 @@
+"""Shared code for every app of the collection, shipped as the `common` Lambda layer."""

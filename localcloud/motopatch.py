@@ -1,0 +1,232 @@
+"""The few places where moto would run Docker or deliver events in a way AWS does not.
+
+moto is pinned (requirements-dev.txt) because these are its internals:
+- `LambdaFunction.invoke` runs the handler in a local worker instead of a container, and
+  honours InvocationType (Event = asynchronous with retries, as Lambda does).
+- S3 notifications, SNS lambda subscriptions and EventBridge lambda/state-machine targets are
+  delivered asynchronously through the same dispatcher (moto calls them inline, or not at all).
+- Event source mappings (SQS, Kinesis, DynamoDB streams) are not pushed by moto inline: the
+  local cloud's pollers read them with batching, partial failures and bisection.
+- StartExecution without a name gets a unique one, as on AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+
+class Dispatcher(Protocol):
+    def invoke_sync(self, function: Any, event: Any) -> tuple[str, bool, str]: ...
+
+    def invoke_async(self, function_arn: str, event: Any, source: str) -> None: ...
+
+    def start_execution(self, state_machine_arn: str, payload: str) -> None: ...
+
+
+_dispatcher: Dispatcher | None = None
+_applied = False
+
+
+def install(dispatcher: Dispatcher) -> None:
+    """Route moto's Lambda work to `dispatcher` (idempotent)."""
+    global _dispatcher, _applied
+    _dispatcher = dispatcher
+    if _applied:
+        return
+    _applied = True
+    _patch_lambda()
+    _patch_s3()
+    _patch_sns()
+    _patch_events()
+    _patch_stepfunctions()
+
+
+def _d() -> Dispatcher:
+    if _dispatcher is None:
+        raise RuntimeError("localcloud dispatcher not installed")
+    return _dispatcher
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _patch_lambda() -> None:
+    from moto.awslambda import models as lm
+
+    def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
+        event = json.loads(body) if body else {}
+        inv_type = (request_headers or {}).get("x-amz-invocation-type", "RequestResponse")
+        if inv_type == "DryRun":
+            return ""
+        if inv_type == "Event":
+            _d().invoke_async(self.function_arn, event, "lambda:Invoke")
+            return ""
+        payload, errored, logs = _d().invoke_sync(self, event)
+        if errored:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        tail = logs[-4096:].encode()
+        response_headers["x-amz-log-result"] = base64.b64encode(tail).decode()
+        return payload.encode()
+
+    lm.LambdaFunction.invoke = invoke
+
+    original_create_esm = lm.LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+        esm = original_create_esm(self, spec)
+        _detach_push(self.account_id, self.region_name, esm)
+        return esm
+
+    lm.LambdaBackend.create_event_source_mapping = create_event_source_mapping
+
+
+def _detach_push(account: str, region: str, esm: Any) -> None:
+    """Stop moto from pushing records inline; the pollers deliver them (see module doc)."""
+    arn = esm.event_source_arn
+    service = arn.split(":")[2]
+    if service == "sqs":
+        from moto.sqs.models import sqs_backends
+
+        for queue in sqs_backends[account][region].queues.values():
+            queue.lambda_event_source_mappings.pop(esm.function_arn, None)
+    elif service == "kinesis":
+        from moto.kinesis.models import kinesis_backends
+
+        for stream in kinesis_backends[account][region].streams.values():
+            stream.lambda_event_source_mappings.pop(esm.function_arn, None)
+            stream.lambda_event_source_mappings.pop(esm.uuid, None)
+    elif service == "dynamodb":
+        from moto.dynamodb.models import dynamodb_backends
+
+        for table in dynamodb_backends[account][region].tables.values():
+            table.lambda_event_source_mappings.pop(esm.function_arn, None)
+            table.lambda_event_source_mappings.pop(esm.uuid, None)
+
+
+def _patch_s3() -> None:
+    from moto.s3 import notifications
+
+    def _invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region: str) -> None:
+        _d().invoke_async(fn_arn, event_body, "aws:s3")
+
+    notifications._invoke_awslambda = _invoke_awslambda
+
+
+def _patch_sns() -> None:
+    from moto.sns import models as sm
+
+    original = sm.Subscription.publish
+
+    def publish(self: Any, message: str, message_id: str, subject: str | None = None,
+                message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+                deduplication_id: str | None = None,
+                message_structure: str | None = None) -> None:
+        if self.protocol != "lambda":
+            return original(self, message, message_id, subject, message_attributes, group_id,
+                            deduplication_id, message_structure)
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
+                message_attributes, message):
+            return None
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        attrs = {
+            k: {"Type": v.get("Type") or v.get("DataType"),
+                "Value": v.get("Value") or v.get("StringValue") or v.get("BinaryValue")}
+            for k, v in (message_attributes or {}).items()
+        }
+        event = {"Records": [{
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": self.arn,
+            "Sns": {
+                "Type": "Notification",
+                "MessageId": message_id,
+                "TopicArn": self.topic.arn,
+                "Subject": subject,
+                "Message": message,
+                "Timestamp": _now_iso(),
+                "SignatureVersion": "1",
+                "Signature": "LOCAL",
+                "SigningCertUrl": "http://127.0.0.1/local.pem",
+                "UnsubscribeUrl": "http://127.0.0.1/unsubscribe",
+                "MessageAttributes": attrs,
+            },
+        }]}
+        _d().invoke_async(self.endpoint, event, "aws:sns")
+        return None
+
+    sm.Subscription.publish = publish
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        from jsonpath_ng import parse  # moto depends on jsonpath-ng
+
+        found = [m.value for m in parse(target["InputPath"]).find(event)]
+        return found[0] if found else None
+    transformer = target.get("InputTransformer")
+    if transformer:
+        from moto.events.models import EventTemplateParser
+
+        text = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}), event=event)
+        return text
+    return event
+
+
+def deliver_to_target(target: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Send an EventBridge event (or schedule tick) to a Lambda or Step Functions target."""
+    arn = target["Arn"]
+    service = arn.split(":")[2]
+    payload = _target_input(target, event)
+    if service == "lambda":
+        _d().invoke_async(arn, payload, "aws:events")
+        return True
+    if service == "states":
+        _d().start_execution(arn, payload if isinstance(payload, str) else json.dumps(payload))
+        return True
+    return False
+
+
+def _patch_events() -> None:
+    from moto.events import models as em
+
+    original = em.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        others = [t for t in self.targets if t["Arn"].split(":")[2] not in ("lambda", "states")]
+        for target in self.targets:
+            if target not in others:
+                deliver_to_target(target, original_event)
+        if others:
+            mine = self.targets
+            self.targets = others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = mine
+
+    em.Rule.send_to_targets = send_to_targets
+
+
+def _patch_stepfunctions() -> None:
+    from moto.stepfunctions.parser import models as pm
+
+    original = pm.StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None,
+                        execution_input: Any = None, trace_header: Any = None) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input,
+                        trace_header)
+
+    pm.StepFunctionsParserBackend.start_execution = start_execution

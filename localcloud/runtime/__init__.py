@@ -1,0 +1,1 @@
+"""Run Lambda handlers in local worker processes, one warm environment per concurrent call."""

@@ -1,0 +1,1 @@
+"""Repository tools (run as scripts: python tools/<name>.py)."""
