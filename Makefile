@@ -96,8 +96,9 @@ up: $(STAMP)
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .ruff_cache build *.egg-info
-	find . -path ./.venv -prune -o -path ./.tools -prune -o \
-	  \( -name __pycache__ -type d -prune -exec rm -rf {} + \) -o \( -name '*.pyc' -delete \)
+	find . \( -path ./.venv -o -path ./.tools -o -path ./.git \) -prune -o \
+	  -name __pycache__ -type d -exec rm -rf {} + -prune
+	find . \( -path ./.venv -o -path ./.tools -o -path ./.git \) -prune -o -name '*.pyc' -type f -exec rm -f {} +
 
 distclean: clean
 	rm -rf $(VENV) .tools
