@@ -121,21 +121,28 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             return _print_result(executor.invoke(info["name"], event))
         finally:
             executor.close()
-    app = _app_of(args.function)
+    template = Path(args.template).resolve() if args.template else None
+    if template is not None and not template.exists():
+        raise CliError(f"no template {args.template}")
+    apps = None if template else {_app_of(args.function)}
     cloud = LocalCloud(aws_port=0, api_port=_free_port(),
                        log=lambda name, line: sys.stderr.write(line + "\n"), quiet=True)
-    with cloud:
-        cloud.deploy(apps={app})
+    cloud.start()
+    try:
+        cloud.deploy(template=template, apps=apps)
         try:
             spec = cloud.find_function(args.function)
         except KeyError as exc:
             raise CliError(str(exc.args[0])) from None
         return _print_result(cloud.invoke(spec.name, event))
+    finally:
+        cloud.stop(wait_for_server=False)  # the process ends here
 
 
 def _serve(args: argparse.Namespace, with_delivery: bool) -> int:
     started = time.perf_counter()
-    cloud = LocalCloud(aws_port=args.aws_port, api_port=args.api_port)
+    # Outputs carry the API URL, so the port is fixed before the stacks are deployed.
+    cloud = LocalCloud(aws_port=args.aws_port, api_port=args.api_port or _free_port())
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -214,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("invoke", help="run one function with an event, like sam local invoke")
     inv.add_argument("function", help="<app>/<LogicalId>, a unique LogicalId or function name")
     inv.add_argument("--event", "-e", help="event JSON file, or - for stdin")
+    inv.add_argument("--template", "-t", help="template file (default: the collection's)")
     inv.add_argument("--aws-port", type=int, default=4566)
     inv.set_defaults(func=cmd_invoke)
 

@@ -85,6 +85,10 @@ class LocalCloud:
                                           verbose=False)
         self._server.start()
         self.aws_port = self._server.get_host_and_port()[1]
+        # moto's backends are process-wide: a new cloud starts empty, as a new account would.
+        from moto.moto_api import _internal
+
+        _internal.moto_api_backend.reset()
         # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.aws_port)
         motopatch.install(self)
@@ -114,14 +118,15 @@ class LocalCloud:
                 env[key] = os.environ[key]
         return env
 
-    def stop(self) -> None:
+    def stop(self, wait_for_server: bool = True) -> None:
+        """Stop everything; a process about to exit can skip the server's slow shutdown."""
         for part in (self.scheduler, self.pollers, self.api_server):
             if part is not None:
                 part.stop()
         self._async_pool.shutdown(wait=False, cancel_futures=True)
         if self.executor:
             self.executor.close()
-        if self._server:
+        if self._server and wait_for_server:
             self._server.stop()
 
     def __enter__(self) -> LocalCloud:

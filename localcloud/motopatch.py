@@ -220,6 +220,27 @@ def _patch_events() -> None:
 
 
 def _patch_stepfunctions() -> None:
+    # The interpreter's import costs most of a second (it pulls in moto's EC2 and Batch), so it
+    # is patched on first use rather than at start-up.
+    from moto.stepfunctions import responses
+
+    original_get_backend = responses.get_backend
+
+    def get_backend(account: str, region: str) -> Any:
+        _patch_parser()
+        return original_get_backend(account, region)
+
+    responses.get_backend = get_backend
+
+
+_parser_patched = False
+
+
+def _patch_parser() -> None:
+    global _parser_patched
+    if _parser_patched:
+        return
+    _parser_patched = True
     from moto.stepfunctions.parser import models as pm
 
     original = pm.StepFunctionsParserBackend.start_execution

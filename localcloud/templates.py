@@ -99,10 +99,10 @@ def transform(path: Path, parameters: dict[str, Any], cache_dir: Path | None) ->
         raise TemplateError(f"{path}: not valid YAML: {exc}") from exc
     if "Transform" not in raw:
         return raw
-    import samtranslator
+    from importlib.metadata import version  # cheaper than importing samtranslator itself
 
     key = hashlib.sha256(
-        json.dumps([str(path), text, parameters, samtranslator.__version__], sort_keys=True,
+        json.dumps([str(path), text, parameters, version("aws-sam-translator")], sort_keys=True,
                    default=str).encode()
     ).hexdigest()[:32]
     cached = cache_dir / f"{key}.json" if cache_dir else None
