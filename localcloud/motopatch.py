@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -245,9 +246,22 @@ def _patch_parser() -> None:
 
     original = pm.StepFunctionsParserBackend.start_execution
 
+    lock = threading.Lock()
+
     def start_execution(self: Any, state_machine_arn: str, name: Any = None,
                         execution_input: Any = None, trace_header: Any = None) -> Any:
-        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input,
-                        trace_header)
+        name = name or str(uuid.uuid4())
+        machine = self.describe_state_machine(state_machine_arn)
+        with lock:
+            existing = machine._handle_name_input_idempotency(name, execution_input)
+            if existing is not None:
+                return existing
+            # moto deep-copies the state machine for the run, past executions included, and
+            # a finished execution holds locks that cannot be copied: hide them meanwhile.
+            past, machine.executions = machine.executions, []
+            try:
+                return original(self, state_machine_arn, name, execution_input, trace_header)
+            finally:
+                machine.executions = past + machine.executions
 
     pm.StepFunctionsParserBackend.start_execution = start_execution

@@ -54,6 +54,19 @@ class _Mapping(threading.Thread):
             "Destination")
         self.batches = 0
 
+    def run(self) -> None:
+        # A poller that dies takes its event source with it, silently: report and go on.
+        while not self.stop_event.is_set():
+            try:
+                self.poll()
+            except Exception as exc:
+                self.cloud.warn(f"{self.function}: polling {self.source_arn} failed: {exc!r}")
+                self.stop_event.wait(1.0)
+
+    def poll(self) -> None:
+        """One round: read what is there, invoke the function, wait a little when idle."""
+        raise NotImplementedError
+
     def invoke(self, event: dict[str, Any]) -> tuple[bool, str]:
         self.batches += 1
         result = self.cloud.invoke(self.function, event)
@@ -61,36 +74,38 @@ class _Mapping(threading.Thread):
 
 
 class _SqsMapping(_Mapping):
-    def run(self) -> None:
+    _url: str | None = None
+
+    def poll(self) -> None:
         sqs = self.cloud.client("sqs")
-        name = self.source_arn.split(":")[5]
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        while not self.stop_event.is_set():
-            messages: list[dict[str, Any]] = []
-            started = time.time()
-            while len(messages) < self.batch_size and not self.stop_event.is_set():
-                got = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
-                    WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"],
-                ).get("Messages", [])
-                messages.extend(got)
-                if not got and (messages and time.time() - started >= self.window or
-                                not messages):
-                    break
-                if messages and time.time() - started >= self.window:
-                    break
-            if not messages:
-                self.stop_event.wait(POLL_IDLE_S)
-                continue
-            records = [self._record(m) for m in messages]
-            ok, payload = self.invoke({"Records": records})
-            if not ok:
-                continue  # they reappear after the visibility timeout; redrive applies
-            failed = set(_failed_ids(payload) or []) if self.partial else set()
-            done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(messages) if m["MessageId"] not in failed]
-            for i in range(0, len(done), 10):
-                sqs.delete_message_batch(QueueUrl=url, Entries=done[i:i + 10])
+        if self._url is None:
+            name = self.source_arn.split(":")[5]
+            self._url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        url = self._url
+        messages: list[dict[str, Any]] = []
+        started = time.time()
+        while len(messages) < self.batch_size and not self.stop_event.is_set():
+            got = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
+                WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            messages.extend(got)
+            if not messages or time.time() - started >= self.window:
+                break
+            if not got:  # inside the batching window: wait for more, without spinning
+                self.stop_event.wait(min(POLL_IDLE_S, self.window))
+        if not messages:
+            self.stop_event.wait(POLL_IDLE_S)
+            return
+        records = [self._record(m) for m in messages]
+        ok, payload = self.invoke({"Records": records})
+        if not ok:
+            return  # they reappear after the visibility timeout; redrive applies
+        failed = set(_failed_ids(payload) or []) if self.partial else set()
+        done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(messages) if m["MessageId"] not in failed]
+        for i in range(0, len(done), 10):
+            sqs.delete_message_batch(QueueUrl=url, Entries=done[i:i + 10])
 
     def _record(self, m: dict[str, Any]) -> dict[str, Any]:
         attrs = {k: {"stringValue": v.get("StringValue"), "binaryValue": v.get("BinaryValue"),
@@ -114,6 +129,7 @@ class _StreamMapping(_Mapping):
         self.starting = config.get("StartingPosition") or "TRIM_HORIZON"
         self._iterators: dict[str, str] = {}
         self._buffers: dict[str, list[dict[str, Any]]] = {}
+        self._first_seen: dict[str, float] = {}
 
     def _shards(self) -> list[str]:
         if self.kind == "kinesis":
@@ -130,37 +146,37 @@ class _StreamMapping(_Mapping):
         else:
             kwargs["ShardIteratorType"] = self.starting
         if self.kind == "kinesis":
-            return self.client.get_shard_iterator(StreamARN=self.source_arn,
-                                                  **kwargs)["ShardIterator"]
+            # By name: moto writes the name into the iterator, and GetRecords reads it there.
+            name = self.source_arn.split(":stream/", 1)[1]
+            return self.client.get_shard_iterator(StreamName=name, **kwargs)["ShardIterator"]
         return self.client.get_shard_iterator(StreamArn=self.source_arn,
                                               **kwargs)["ShardIterator"]
 
-    def run(self) -> None:
-        first_seen: dict[str, float] = {}
-        while not self.stop_event.is_set():
-            busy = False
-            for shard in self._shards():
-                if shard not in self._iterators:
-                    self._iterators[shard] = self._iterator(shard)
-                    self._buffers[shard] = []
-                buf = self._buffers[shard]
-                if len(buf) < self.batch_size:
-                    out = self.client.get_records(ShardIterator=self._iterators[shard],
-                                                  Limit=self.batch_size - len(buf))
-                    self._iterators[shard] = out.get("NextShardIterator") or self._iterators[shard]
-                    if out["Records"]:
-                        first_seen.setdefault(shard, time.time())
-                        buf.extend(self._record(shard, r) for r in out["Records"])
-                if not buf:
-                    continue
-                if len(buf) < self.batch_size and time.time() - first_seen[shard] < self.window:
-                    continue
-                busy = True
-                batch, self._buffers[shard] = buf[:self.batch_size], buf[self.batch_size:]
-                first_seen.pop(shard, None)
-                self._process(shard, batch)
-            if not busy:
-                self.stop_event.wait(POLL_IDLE_S)
+    def poll(self) -> None:
+        first_seen = self._first_seen
+        busy = False
+        for shard in self._shards():
+            if shard not in self._iterators:
+                self._iterators[shard] = self._iterator(shard)
+                self._buffers[shard] = []
+            buf = self._buffers[shard]
+            if len(buf) < self.batch_size:
+                out = self.client.get_records(ShardIterator=self._iterators[shard],
+                                              Limit=self.batch_size - len(buf))
+                self._iterators[shard] = out.get("NextShardIterator") or self._iterators[shard]
+                if out["Records"]:
+                    first_seen.setdefault(shard, time.time())
+                    buf.extend(self._record(shard, r) for r in out["Records"])
+            if not buf:
+                continue
+            if len(buf) < self.batch_size and time.time() - first_seen[shard] < self.window:
+                continue
+            busy = True
+            batch, self._buffers[shard] = buf[:self.batch_size], buf[self.batch_size:]
+            first_seen.pop(shard, None)
+            self._process(shard, batch)
+        if not busy:
+            self.stop_event.wait(POLL_IDLE_S)
 
     def _seq(self, record: dict[str, Any]) -> str:
         return (record["kinesis"]["sequenceNumber"] if self.kind == "kinesis"
