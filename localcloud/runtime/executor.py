@@ -7,6 +7,7 @@ or dies is killed and replaced; the others keep serving.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -178,10 +179,8 @@ class _Worker:
         return json.loads(box[0]), ""
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.proc.wait(timeout=5)
 
 
