@@ -47,7 +47,7 @@ setup:
 	@bash scripts/setup.sh
 
 # Implicit setup for the other targets: no SAM CLI unless asked for (make test must not need it).
-$(STAMP): requirements-dev.txt pyproject.toml
+$(STAMP): requirements-dev.txt pyproject.toml $(wildcard deps/*.txt)
 	@SETUP_SAM=$${SETUP_SAM:-0} bash scripts/setup.sh
 
 $(SAM_STAMP) $(SAM): | $(STAMP)

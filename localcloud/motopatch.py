@@ -87,26 +87,30 @@ def _patch_lambda() -> None:
 
 
 def _detach_push(account: str, region: str, esm: Any) -> None:
-    """Stop moto from pushing records inline; the pollers deliver them (see module doc)."""
+    """Stop moto from pushing records inline; the pollers deliver them (see module doc).
+
+    moto keys these registrations differently per service (function ARN for SQS and DynamoDB,
+    event source ARN for Kinesis), so every entry holding this mapping is removed.
+    """
     arn = esm.event_source_arn
     service = arn.split(":")[2]
+    holders: list[Any] = []
     if service == "sqs":
         from moto.sqs.models import sqs_backends
 
-        for queue in sqs_backends[account][region].queues.values():
-            queue.lambda_event_source_mappings.pop(esm.function_arn, None)
+        holders = list(sqs_backends[account][region].queues.values())
     elif service == "kinesis":
         from moto.kinesis.models import kinesis_backends
 
-        for stream in kinesis_backends[account][region].streams.values():
-            stream.lambda_event_source_mappings.pop(esm.function_arn, None)
-            stream.lambda_event_source_mappings.pop(esm.uuid, None)
+        holders = list(kinesis_backends[account][region].streams.values())
     elif service == "dynamodb":
         from moto.dynamodb.models import dynamodb_backends
 
-        for table in dynamodb_backends[account][region].tables.values():
-            table.lambda_event_source_mappings.pop(esm.function_arn, None)
-            table.lambda_event_source_mappings.pop(esm.uuid, None)
+        holders = list(dynamodb_backends[account][region].tables.values())
+    for holder in holders:
+        registered = holder.lambda_event_source_mappings
+        for key in [k for k, v in registered.items() if v is esm]:
+            del registered[key]
 
 
 def _patch_s3() -> None:
@@ -197,14 +201,33 @@ def deliver_to_target(target: dict[str, Any], event: dict[str, Any]) -> bool:
     return False
 
 
+def _aws_event(event: Any) -> Any:
+    """moto's event as EventBridge sends it: `time` as ISO-8601 text, no moto-only fields."""
+    if not isinstance(event, dict):
+        return event
+    event = {k: v for k, v in event.items() if k != "ingestion-time"}
+    when = event.get("time")
+    if isinstance(when, (int, float)):
+        event["time"] = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif isinstance(when, datetime):
+        event["time"] = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
 def _patch_events() -> None:
     from moto.events import models as em
 
     original = em.Rule.send_to_targets
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        # A DISABLED rule delivers nothing; a schedule-only rule matches no PutEvents event
+        # (moto treats its empty pattern as "match everything").
+        if self.state != "ENABLED" or (self.scheduled_expression and
+                                       not self.event_pattern.get_pattern()):
+            return
         if not self.event_pattern.matches_event(original_event):
             return
+        original_event = _aws_event(original_event)
         others = [t for t in self.targets if t["Arn"].split(":")[2] not in ("lambda", "states")]
         for target in self.targets:
             if target not in others:

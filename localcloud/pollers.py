@@ -83,13 +83,19 @@ class _SqsMapping(_Mapping):
             self._url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         url = self._url
         messages: list[dict[str, Any]] = []
+        where: dict[str, int] = {}
         started = time.time()
         while len(messages) < self.batch_size and not self.stop_event.is_set():
             got = sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
                 WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"],
             ).get("Messages", [])
-            messages.extend(got)
+            for m in got:  # seen again when its visibility timeout ran out in the window
+                if m["MessageId"] in where:
+                    messages[where[m["MessageId"]]] = m  # only the newest handle deletes it
+                else:
+                    where[m["MessageId"]] = len(messages)
+                    messages.append(m)
             if not messages or time.time() - started >= self.window:
                 break
             if not got:  # inside the batching window: wait for more, without spinning

@@ -27,6 +27,14 @@ EXTRA_REQUIREMENTS="${EXTRA_REQUIREMENTS:-}"
 
 log() { printf '[setup] %s\n' "$*"; }
 
+# The apps' own needs (deps/README.md): Debian packages and extra pip requirement files.
+if [ -f deps/apt.txt ]; then
+    APT_PACKAGES="$APT_PACKAGES $(sed -e 's/#.*//' deps/apt.txt | xargs)"
+fi
+for req in deps/python-*.txt; do
+    [ -f "$req" ] && EXTRA_REQUIREMENTS="$EXTRA_REQUIREMENTS $req"
+done
+
 # This machine's pip config names an optional local index directory that may be absent; pip
 # then prints one "is ignored" warning per package. Drop just those lines, keep everything else
 # (and pip's exit status, thanks to pipefail).
@@ -75,7 +83,7 @@ find_python() {
 venv_ok() { [ -x "$1/bin/python" ] && "$1/bin/python" -c 'import sys' >/dev/null 2>&1; }
 
 # --- Debian packages ------------------------------------------------------------------------
-if [ -n "$APT_PACKAGES" ]; then
+if [ -n "${APT_PACKAGES// /}" ]; then
     # shellcheck disable=SC2086  # word splitting intended: space separated list
     apt_ensure $APT_PACKAGES
 fi

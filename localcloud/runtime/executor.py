@@ -236,7 +236,7 @@ class FunctionPool:
             if reason:
                 worker.kill()
                 error = _failure(reason, self.spec, request_id, logs, worker)
-                result = InvokeResult("", error, logs, duration, peak)
+                result = InvokeResult(json.dumps(error), error, logs, duration, peak)
             else:
                 if message.get("ok"):
                     result = InvokeResult(message["payload"], None, logs, duration, peak)
