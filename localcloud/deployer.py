@@ -435,9 +435,25 @@ def _esm(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
         "BisectBatchOnFunctionError", "MaximumRecordAgeInSeconds", "FunctionResponseTypes",
         "DestinationConfig", "TumblingWindowInSeconds", "FilterCriteria"}}
     kwargs["FunctionName"] = stack.cloud.function_name(kwargs["FunctionName"])
+    _check_visibility_timeout(stack, kwargs["EventSourceArn"], kwargs["FunctionName"])
     out = lam.create_event_source_mapping(**kwargs)
     stack.cloud.register_event_source(out["UUID"], props)
     return out["UUID"], {"Id": out["UUID"]}
+
+
+def _check_visibility_timeout(stack: _Stack, source_arn: str, function: str) -> None:
+    """Lambda refuses an SQS mapping whose queue hides messages for less than the function
+    may run: a message would come back while its batch is still being processed."""
+    spec = stack.cloud.executor.spec(function) if stack.cloud.executor else None
+    if source_arn.split(":")[2] != "sqs" or spec is None:
+        return
+    sqs = stack.cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName=source_arn.split(":")[5])["QueueUrl"]
+    visibility = int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "VisibilityTimeout"])["Attributes"]["VisibilityTimeout"])
+    if visibility < spec.timeout:
+        raise DeployError(f"queue visibility timeout: {visibility} seconds is less than function "
+                          f"timeout: {spec.timeout:g} seconds (Lambda refuses this mapping)")
 
 
 @handles("AWS::S3::Bucket")

@@ -197,7 +197,7 @@ def test_sqs_partial_batch_failure_keeps_only_the_failed_message(env: Env) -> No
         {"Id": "c", "MessageBody": "ok-2"},
     ])["Successful"]
     ids = {s["Id"]: s["MessageId"] for s in sent}
-    # The failed item is received again after its visibility timeout (1 s); after the second
+    # The failed item is received again after its visibility timeout (2 s); after the second
     # failure the queue's redrive policy (maxReceiveCount 2) moves it to the DLQ.
     dead = env.receive_all(dlq, expect=1, timeout=20)
     assert [(m["MessageId"], m["Body"]) for m in dead] == [(ids["b"], "fail-1")]
