@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -224,7 +224,7 @@ class _Request:
         self.headers, self.body, self.path_params = headers, body, path_params
         self.source_ip = source_ip
         self.request_id = str(uuid.uuid4())
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
         self.qs = parse_qs(query, keep_blank_values=True)
         self.method_arn = (f"arn:aws:execute-api:{api_region()}:{ACCOUNT}:{api.api_id}/{stage}/"
                            f"{method}{path}")
@@ -265,7 +265,7 @@ class _Request:
             "requestTimeEpoch": int(self.now.timestamp() * 1000),
             "identity": {"sourceIp": self.source_ip,
                          "userAgent": self.headers.get("user-agent")},
-            "domainName": f"127.0.0.1", "resourceId": "local",
+            "domainName": "127.0.0.1", "resourceId": "local",
         }
         if authorizer is not None:
             ctx["authorizer"] = authorizer

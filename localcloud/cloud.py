@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 import time
+import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,7 @@ from .runtime.executor import Executor, FunctionSpec, InvokeResult, TooManyReque
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASYNC_RETRY_DELAYS_S = (0.5, 1.0)  # Lambda waits 1 and 2 minutes; locally we do not.
+_SFN_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
 
 
 def _stderr_log(name: str, line: str) -> None:
@@ -81,6 +83,10 @@ class LocalCloud:
             os.environ.setdefault(key, value)
         # werkzeug would log every AWS call of every handler; errors are enough.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # The Step Functions interpreter logs every state failure at ERROR with the state's
+        # whole parse tree, even those a Retry or Catch handles; the execution history
+        # (GetExecutionHistory, DescribeExecution) carries each failure already.
+        logging.getLogger(_SFN_EVAL_LOGGER).setLevel(logging.CRITICAL)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.requested_aws_port,
                                           verbose=False)
         self._server.start()
@@ -128,6 +134,7 @@ class LocalCloud:
             self.executor.close()
         if self._server and wait_for_server:
             self._server.stop()
+        motopatch.uninstall(self)
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -155,10 +162,13 @@ class LocalCloud:
         """Deploy the root template (all apps, or only `apps`) and start delivering events."""
         cache = self.root / ".localcloud" / "cache"
         deployer = Deployer(self, cache)
-        record = deployer.deploy(template or self.root / "template.yaml", stack_name,
-                                 parameters, app="root", only=apps)
+        path = template or self.root / "template.yaml"
+        # A template of its own (a test fixture, a benchmark) is an app named by its folder.
+        standalone = path.resolve() != (self.root / "template.yaml").resolve()
+        app = path.resolve().parent.name if standalone else "root"
+        record = deployer.deploy(path, stack_name, parameters, app=app, only=apps)
         self.root_stack = record
-        self.stacks.setdefault("root", record)
+        self.stacks.setdefault(app, record)
         return record
 
     def register_stack(self, record: StackRecord) -> None:
@@ -287,10 +297,11 @@ class LocalCloud:
                 self._adopt(get_backend(ACCOUNT, self.region).get_function(name))
             spec = self.function_spec(name)
             result = None
+            request_id = str(uuid.uuid4())  # one request, however many attempts (as on AWS)
             for attempt in range(spec.async_max_retries + 1):
                 if attempt:
                     time.sleep(ASYNC_RETRY_DELAYS_S[min(attempt, 2) - 1])
-                result = self.executor.invoke(name, event)
+                result = self.executor.invoke(name, event, request_id)
                 if result.ok:
                     break
             assert result is not None

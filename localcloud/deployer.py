@@ -8,6 +8,7 @@ schedules). Resource types the local cloud cannot emulate are reported, not sile
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import templates
-from .intrinsics import Resolver, ResolveError, dependencies
+from .intrinsics import ResolveError, Resolver, dependencies
 from .naming import physical_name
 from .runtime.executor import FunctionSpec
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from .cloud import LocalCloud
 
 ACCOUNT = "123456789012"
+# Stack parameters of type AWS::SSM::Parameter::Value<T> are resolved from the embedded SSM.
+_SSM_VALUE_TYPE = "AWS::SSM::Parameter::Value<"
 _EMPTY_ZIP: bytes
 
 
@@ -174,6 +177,9 @@ class Deployer:
             cond = out.get("Condition")
             if cond and not resolver.condition(cond):
                 continue
+            if only is not None and (dependencies(out["Value"]) & set(resources)) - set(
+                    resolver.refs):
+                continue  # an output of a nested stack that `only` left out
             try:
                 value = resolver.resolve(out["Value"])
             except ResolveError as exc:
@@ -187,8 +193,7 @@ class Deployer:
         local = templates.local_path_of(url) if isinstance(url, str) else None
         return local.stem if local else ""
 
-    @staticmethod
-    def _parameters(template: dict[str, Any], given: dict[str, Any], path: Path) -> dict:
+    def _parameters(self, template: dict[str, Any], given: dict[str, Any], path: Path) -> dict:
         out: dict[str, Any] = {}
         for name, spec in (template.get("Parameters") or {}).items():
             if name in given:
@@ -198,6 +203,11 @@ class Deployer:
             else:
                 raise DeployError(f"{path.name}: parameter {name} has no value and no default")
             ptype = spec.get("Type", "String")
+            if ptype.startswith(_SSM_VALUE_TYPE) and ptype.endswith(">"):
+                # CloudFormation reads these from Parameter Store at deploy time: the value
+                # given (or the default) is the SSM parameter's name; the inner type applies.
+                value = self._ssm_parameter(str(value), name, path)
+                ptype = ptype[len(_SSM_VALUE_TYPE):-1]
             if ptype == "CommaDelimitedList" or ptype.startswith("List<"):
                 if isinstance(value, str):
                     value = [v.strip() for v in value.split(",")] if value else []
@@ -208,6 +218,14 @@ class Deployer:
                 raise DeployError(f"{path.name}: parameter {name}={value!r} not in {allowed}")
             out[name] = value
         return out
+
+    def _ssm_parameter(self, ssm_name: str, name: str, path: Path) -> str:
+        ssm = self.cloud.client("ssm")
+        try:
+            return ssm.get_parameter(Name=ssm_name)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            raise DeployError(f"{path.name}: parameter {name}: SSM parameter {ssm_name!r} "
+                              f"does not exist") from None
 
     @staticmethod
     def _order(resources: dict[str, Any], path: Path) -> list[str]:
@@ -314,10 +332,8 @@ def _policy(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]
 def _log_group(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
     logs = stack.cloud.client("logs")
     name = props.get("LogGroupName") or f"/aws/local/{stack.name_for(lid, res['Type'])}"
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=name)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     if props.get("RetentionInDays"):
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
     return name, {"Arn": stack.arn("logs", f"log-group:{name}:*")}
@@ -363,12 +379,20 @@ def _function(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dic
         cmd = props.get("ImageConfig", {}).get("Command") or []
         handler = cmd[0] if cmd else "app.handler"
         runtime = "python3.11"
+        from .images import task_root_sources
+
+        # What the Dockerfile COPYs into the task root stands in for the image's task root.
+        dockerfile = docker_ctx / meta.get("Dockerfile", "Dockerfile")
+        image_paths = task_root_sources(docker_ctx, dockerfile) if dockerfile.is_file() else []
+        if image_paths:
+            code_dir = image_paths[0]
     else:
+        image_paths = []
         handler = props["Handler"]
         runtime = props.get("Runtime", "python3.11")
         if not runtime.startswith("python"):
             raise DeployError(f"{lid}: runtime {runtime} cannot run locally (Python only)")
-    layers = []
+    layers = list(image_paths[1:])
     for arn in props.get("Layers", []):
         if arn not in cloud.layers:
             raise DeployError(f"{lid}: layer {arn} is not a local layer of this collection")
@@ -460,10 +484,8 @@ def _check_visibility_timeout(stack: _Stack, source_arn: str, function: str) -> 
 def _bucket(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
     s3 = stack.cloud.client("s3")
     name = props.get("BucketName") or stack.name_for(lid, "AWS::S3::Bucket")
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=name)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     if "BucketEncryption" in props:
         s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
             "Rules": props["BucketEncryption"]["ServerSideEncryptionConfiguration"]})

@@ -8,15 +8,17 @@ moto is pinned (requirements-dev.txt) because these are its internals:
 - Event source mappings (SQS, Kinesis, DynamoDB streams) are not pushed by moto inline: the
   local cloud's pollers read them with batching, partial failures and bisection.
 - StartExecution without a name gets a unique one, as on AWS.
+- DynamoDB item operations are atomic, as on AWS (moto's backend has no locks).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 
@@ -44,6 +46,14 @@ def install(dispatcher: Dispatcher) -> None:
     _patch_sns()
     _patch_events()
     _patch_stepfunctions()
+    _patch_dynamodb()
+
+
+def uninstall(dispatcher: Dispatcher) -> None:
+    """Forget a stopped cloud; moto's patched entry points then refuse to run handlers."""
+    global _dispatcher
+    if _dispatcher is dispatcher:
+        _dispatcher = None
 
 
 def _d() -> Dispatcher:
@@ -53,7 +63,7 @@ def _d() -> Dispatcher:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _patch_lambda() -> None:
@@ -208,9 +218,9 @@ def _aws_event(event: Any) -> Any:
     event = {k: v for k, v in event.items() if k != "ingestion-time"}
     when = event.get("time")
     if isinstance(when, (int, float)):
-        event["time"] = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event["time"] = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     elif isinstance(when, datetime):
-        event["time"] = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event["time"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return event
 
 
@@ -288,3 +298,35 @@ def _patch_parser() -> None:
                 machine.executions = past + machine.executions
 
     pm.StepFunctionsParserBackend.start_execution = start_execution
+
+
+# Every backend method that reads or writes items (batch and transact-get calls go through
+# get_item/put_item/delete_item item by item, as their per-item atomicity on AWS allows).
+_DYNAMODB_ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "scan",
+                             "transact_write_items", "execute_statement", "execute_transaction",
+                             "batch_execute_statement")
+
+
+def _patch_dynamodb() -> None:
+    """Serialise item operations: DynamoDB applies each write atomically, moto does not.
+
+    The embedded server answers on many threads and moto checks a ConditionExpression, then
+    writes, with no lock: two concurrent `SET n = n - 1` updates guarded by `n > 0` can both
+    pass and one decrement is lost (a counter of seats oversold), and a scan can meet a
+    half-done write. One lock for all tables is coarser than DynamoDB's per-item isolation
+    and costs nothing measurable locally.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def locked(original: Any) -> Any:
+        @functools.wraps(original)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return method
+
+    for name in _DYNAMODB_ITEM_OPERATIONS:
+        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))

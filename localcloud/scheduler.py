@@ -7,7 +7,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 _MONTHS = {m: i for i, m in enumerate(
-    "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), start=1)}
-_DAYS = {d: i for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split(), start=1)}
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)}
+_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], start=1)}
 
 
 class ScheduleError(ValueError):
@@ -31,8 +31,11 @@ def _field(text: str, lo: int, hi: int, names: dict[str, int] | None = None) -> 
     out: set[int] = set()
     for part in text.split(","):
         step = 1
-        if "/" in part:
+        stepped = "/" in part
+        if stepped:
             part, step_text = part.split("/", 1)
+            if not step_text.isdigit() or int(step_text) < 1:
+                raise ScheduleError(f"cron field {text!r}: the step must be a positive number")
             step = int(step_text)
         if part in ("*", ""):
             start, end = lo, hi
@@ -41,7 +44,7 @@ def _field(text: str, lo: int, hi: int, names: dict[str, int] | None = None) -> 
             start, end = _value(a, names), _value(b, names)
         else:
             start = _value(part, names)
-            end = hi if "/" in text else start
+            end = hi if stepped else start  # `5/15` runs to the end of the range
         if not (lo <= start <= hi and lo <= end <= hi):
             raise ScheduleError(f"cron field {text!r} out of range {lo}-{hi}")
         out.update(range(start, end + 1, step))
@@ -83,12 +86,25 @@ class Cron:
             (self.months, t.month), (self.weekdays, weekday), (self.years, t.year)))
 
     def next_after(self, t: datetime) -> datetime:
-        t = t.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        for _ in range(366 * 24 * 60):
-            if self.matches(t):
-                return t
-            t += timedelta(minutes=1)
-        raise ScheduleError("cron expression never fires within a year")
+        """The first minute strictly after `t` that the expression matches."""
+        start = t.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        day = start.replace(hour=0, minute=0)
+        # Day by day (a leap day comes back within 8 years), then hours and minutes.
+        last_year = max(self.years) if self.years else start.year + 8
+        hours = sorted(self.hours) if self.hours is not None else range(24)
+        minutes = sorted(self.minutes) if self.minutes is not None else range(60)
+        while day.year <= last_year:
+            if self.years is not None and day.year not in self.years:
+                day = day.replace(year=day.year + 1, month=1, day=1)
+                continue
+            if self.matches(day.replace(hour=hours[0], minute=minutes[0])):
+                for hour in hours:
+                    for minute in minutes:
+                        candidate = day.replace(hour=hour, minute=minute)
+                        if candidate >= start:
+                            return candidate
+            day += timedelta(days=1)
+        raise ScheduleError("cron expression never fires again")
 
 
 def parse_expression(expr: str) -> tuple[str, Any]:
@@ -105,7 +121,7 @@ def parse_expression(expr: str) -> tuple[str, Any]:
     if expr.startswith("cron(") and expr.endswith(")"):
         return "cron", Cron.parse(expr[5:-1])
     if expr.startswith("at(") and expr.endswith(")"):
-        return "at", datetime.fromisoformat(expr[3:-1]).replace(tzinfo=timezone.utc)
+        return "at", datetime.fromisoformat(expr[3:-1]).replace(tzinfo=UTC)
     raise ScheduleError(f"not a schedule expression: {expr!r}")
 
 
@@ -129,7 +145,10 @@ class Schedule:
         if self.kind == "rate":
             self.next_fire = now + timedelta(seconds=self.spec)
         elif self.kind == "cron":
-            self.next_fire = self.spec.next_after(now)
+            try:
+                self.next_fire = self.spec.next_after(now)
+            except ScheduleError:  # e.g. a year in the past: valid, but never due
+                self.next_fire = None
         else:
             self.next_fire = self.spec if self.spec > now and not self.fired else None
 
@@ -154,7 +173,7 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 
     def start(self) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for s in self.cloud.schedules.values():
             s.compute_next(now)
         self._thread.start()
@@ -175,7 +194,7 @@ class Scheduler:
         from .motopatch import deliver_to_target
 
         s = self.find(ident)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         event = scheduled_event(s, self.cloud.region, now)
         for target in s.targets:
             if "Input" in target and not isinstance(target["Input"], str):
@@ -187,7 +206,7 @@ class Scheduler:
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             for s in list(self.cloud.schedules.values()):
                 if s.enabled and s.next_fire and s.next_fire <= now:
                     try:

@@ -14,6 +14,8 @@ import sys
 import time
 import traceback
 
+END_OF_LOGS = "\x1elocalcloud-end "
+
 
 class LambdaContext:
     """The fields and method of the context object AWS passes to Python handlers."""
@@ -88,8 +90,10 @@ def main() -> None:
             except Exception as exc:
                 traceback.print_exc()
                 result = {"ok": False, "error": _error(exc)}
-        sys.stdout.flush()
         sys.stderr.flush()
+        # Marks the end of this invocation's logs, so the executor hands over every line.
+        sys.stdout.write(f"{END_OF_LOGS}{request['request_id']}\n")
+        sys.stdout.flush()
         out.write(json.dumps(result) + "\n")
 
 

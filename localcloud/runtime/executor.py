@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+END_OF_LOGS = "\x1elocalcloud-end "  # bootstrap.END_OF_LOGS (the worker imports nothing of ours)
 DEFAULT_MAX_CONCURRENCY = 16
 _MEMORY_POLL_S = 0.05
 
@@ -73,6 +74,7 @@ class _Worker:
         self._log = log
         self._lines: list[str] = []
         self._lines_lock = threading.Lock()
+        self._logs_done = threading.Event()
         env = dict(base_env)
         env.update(spec.environment)
         paths = [str(spec.code_dir)] + [str(p) for p in spec.layers]
@@ -111,11 +113,18 @@ class _Worker:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             line = line.rstrip("\n")
+            if line.startswith(END_OF_LOGS):
+                self._logs_done.set()
+                continue
             with self._lines_lock:
                 self._lines.append(line)
             self._log(line)
 
-    def take_logs(self) -> str:
+    def take_logs(self, wait: bool = False) -> str:
+        """This invocation's log lines; with `wait`, after the worker's end-of-logs marker."""
+        if wait:
+            self._logs_done.wait(1.0)
+        self._logs_done.clear()
         with self._lines_lock:
             text = "\n".join(self._lines)
             self._lines.clear()
@@ -231,7 +240,7 @@ class FunctionPool:
                 worker = _Worker(self.spec, self._base_env, self._log)
             message, reason = worker.invoke(event, request_id, deadline)
             duration = (time.time() - started) * 1000
-            logs = worker.take_logs()
+            logs = worker.take_logs(wait=not reason)
             peak = worker.peak_rss_mb()
             if reason:
                 worker.kill()

@@ -23,7 +23,7 @@ import pytest
 from botocore.config import Config
 
 from localcloud.cloud import LocalCloud
-from localcloud.deployer import StackRecord
+from localcloud.deployer import DeployError, StackRecord
 
 pytestmark = pytest.mark.integration
 
@@ -284,7 +284,9 @@ def test_eventbridge_rule_pattern_selects_the_events_delivered(env: Env) -> None
     assert out["FailedEntryCount"] == 0
     assert env.cloud.wait_idle(20)
     events = [e["event"] for e in env.recorded("eventbridge")]
-    assert [e["detail"]["order"] for e in events] == [2]
+    assert [e["detail"]["order"] for e in events] == [2]  # nothing from the disabled rule
+    # Scheduled rules have no pattern: they never match PutEvents.
+    assert all(e["event"].get("source") != "platform.test" for e in env.recorded("schedule"))
     event = events[0]
     assert event["id"] == out["Entries"][1]["EventId"]
     assert (event["source"], event["detail-type"]) == ("platform.test", "Order Placed")
@@ -441,3 +443,37 @@ def test_async_invoke_retries_then_goes_to_the_on_failure_destination(lam: Any,
     assert record["responsePayload"]["errorType"] == "PlannedFailure"
     attempts = env.recorded("async-attempt")
     assert [a["event"] for a in attempts] == [{"order": 99}, {"order": 99}]  # 1 + 1 retry
+
+
+# deploy-time checks --------------------------------------------------------------------------
+
+SHORT_VISIBILITY = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 5
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: code/
+      Handler: app.handler
+      Runtime: python3.11
+      Timeout: 30
+      Events:
+        Jobs:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+"""
+
+
+def test_sqs_mapping_with_visibility_below_function_timeout_is_refused(
+        env: Env, tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "app.py").write_text("def handler(event, context):\n    return None\n")
+    (tmp_path / "template.yaml").write_text(SHORT_VISIBILITY)
+    with pytest.raises(DeployError, match="visibility timeout: 5 seconds is less than function "
+                                          "timeout: 30 seconds"):
+        env.cloud.deploy(template=tmp_path / "template.yaml", stack_name="visibility-check")
