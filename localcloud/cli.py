@@ -147,7 +147,11 @@ def _serve(args: argparse.Namespace, with_delivery: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with cloud:
-        cloud.deploy(apps=set(args.apps) if getattr(args, "apps", None) else None)
+        template = Path(args.template).resolve() if getattr(args, "template", None) else None
+        if template is not None and not template.exists():
+            raise CliError(f"no template {args.template}")
+        cloud.deploy(template=template,
+                     apps=set(args.apps) if getattr(args, "apps", None) else None)
         cloud.start_api()
         if with_delivery:
             cloud.start_delivery()
@@ -227,12 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("start-api", help="serve every app's API, like sam local start-api")
     api.add_argument("--port", "-p", type=int, default=3000)
+    api.add_argument("--template", "-t", help="template file (default: the collection's)")
     api.add_argument("apps", nargs="*", help="only these apps (default: all)")
     api.set_defaults(func=cmd_start_api)
 
     up = sub.add_parser("up", help="the whole collection on the embedded cloud")
     up.add_argument("--aws-port", type=int, default=4566)
     up.add_argument("--api-port", type=int, default=3000)
+    up.add_argument("--template", "-t", help="template file (default: the collection's)")
     up.add_argument("apps", nargs="*", help="only these apps (default: all)")
     up.set_defaults(func=cmd_up)
 
