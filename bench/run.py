@@ -138,6 +138,9 @@ def main() -> int:
     text = "\n".join(lines)
     (ROOT / "bench" / "results.md").write_text(text)
     print(text)
+    import crispr_targets  # bench/crispr_targets.py
+
+    crispr_targets.main()  # writes bench/crispr_targets.md
     return 0
 
 

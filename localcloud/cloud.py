@@ -12,7 +12,9 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -59,6 +61,9 @@ class LocalCloud:
         self.event_sources: dict[str, dict[str, Any]] = {}
         self.warnings: list[str] = []
         self.executor: Executor | None = None
+        # A folder of this cloud's own, shared by all its workers, removed at stop: local-only
+        # state that stands in for a service moto does not emulate (an embedded database).
+        self.state_dir: Path | None = None
         self._async_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
         self.async_failures: list[dict[str, Any]] = []
         self._pending = 0
@@ -98,6 +103,7 @@ class LocalCloud:
         # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.aws_port)
         motopatch.install(self)
+        self.state_dir = Path(tempfile.mkdtemp(prefix="localcloud-state-"))
         self.executor = Executor(self._worker_env(), self._log)
         return self
 
@@ -119,6 +125,8 @@ class LocalCloud:
             "LOCALCLOUD": "1",
             "LOCALCLOUD_API_URL": f"http://127.0.0.1:{self.api_port}",
         }
+        if self.state_dir is not None:
+            env["LOCALCLOUD_STATE_DIR"] = str(self.state_dir)
         for key in ("R_HOME", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "TMPDIR"):
             if key in os.environ:
                 env[key] = os.environ[key]
@@ -132,6 +140,8 @@ class LocalCloud:
         self._async_pool.shutdown(wait=False, cancel_futures=True)
         if self.executor:
             self.executor.close()
+        if self.state_dir is not None:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
         if self._server and wait_for_server:
             self._server.stop()
         motopatch.uninstall(self)

@@ -88,6 +88,8 @@ def _load(app: str, path: Path) -> Any:
     spec = importlib.util.spec_from_file_location(f"demo_{app}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    # Registered first, as an import would: dataclasses (and pickling) look the module up.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

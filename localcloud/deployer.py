@@ -339,6 +339,15 @@ def _log_group(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, di
     return name, {"Arn": stack.arn("logs", f"log-group:{name}:*")}
 
 
+@handles("AWS::Logs::LogStream")
+def _log_stream(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    logs = stack.cloud.client("logs")
+    name = props.get("LogStreamName") or stack.name_for(lid, res["Type"])
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=props["LogGroupName"], logStreamName=name)
+    return name, {}
+
+
 @handles("AWS::Lambda::LayerVersion")
 def _layer(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
     content = props.get("Content", {})
@@ -450,6 +459,11 @@ def _invoke_config(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any
     return lid, {}
 
 
+_ESM_INTEGERS = {"BatchSize", "MaximumBatchingWindowInSeconds", "ParallelizationFactor",
+                 "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "TumblingWindowInSeconds"}
+_ESM_BOOLEANS = {"Enabled", "BisectBatchOnFunctionError"}
+
+
 @handles("AWS::Lambda::EventSourceMapping")
 def _esm(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
     lam = stack.cloud.client("lambda")
@@ -459,9 +473,14 @@ def _esm(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
         "BisectBatchOnFunctionError", "MaximumRecordAgeInSeconds", "FunctionResponseTypes",
         "DestinationConfig", "TumblingWindowInSeconds", "FilterCriteria"}}
     kwargs["FunctionName"] = stack.cloud.function_name(kwargs["FunctionName"])
+    # A Number parameter (!Ref BatchSize) arrives as text; CloudFormation converts it.
+    for key in _ESM_INTEGERS & set(kwargs):
+        kwargs[key] = int(kwargs[key])
+    for key in _ESM_BOOLEANS & set(kwargs):
+        kwargs[key] = str(kwargs[key]).lower() == "true"
     _check_visibility_timeout(stack, kwargs["EventSourceArn"], kwargs["FunctionName"])
     out = lam.create_event_source_mapping(**kwargs)
-    stack.cloud.register_event_source(out["UUID"], props)
+    stack.cloud.register_event_source(out["UUID"], {**props, **kwargs})
     return out["UUID"], {"Id": out["UUID"]}
 
 
@@ -480,6 +499,20 @@ def _check_visibility_timeout(stack: _Stack, source_arn: str, function: str) -> 
                           f"timeout: {spec.timeout:g} seconds (Lambda refuses this mapping)")
 
 
+def s3_encryption_rules(bucket_encryption: dict[str, Any]) -> list[dict[str, Any]]:
+    """CloudFormation's BucketEncryption rules in the S3 API's shape: the template says
+    ServerSideEncryptionByDefault where PutBucketEncryption wants ApplyServerSideEncryption..."""
+    rules = []
+    for rule in bucket_encryption.get("ServerSideEncryptionConfiguration", []):
+        rule = dict(rule)
+        if "ServerSideEncryptionByDefault" in rule:
+            rule["ApplyServerSideEncryptionByDefault"] = rule.pop("ServerSideEncryptionByDefault")
+        if "BucketKeyEnabled" in rule:
+            rule["BucketKeyEnabled"] = str(rule["BucketKeyEnabled"]).lower() == "true"
+        rules.append(rule)
+    return rules
+
+
 @handles("AWS::S3::Bucket")
 def _bucket(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
     s3 = stack.cloud.client("s3")
@@ -488,7 +521,7 @@ def _bucket(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]
         s3.create_bucket(Bucket=name)
     if "BucketEncryption" in props:
         s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
-            "Rules": props["BucketEncryption"]["ServerSideEncryptionConfiguration"]})
+            "Rules": s3_encryption_rules(props["BucketEncryption"])})
     if props.get("VersioningConfiguration"):
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={
             "Status": props["VersioningConfiguration"]["Status"]})
@@ -638,6 +671,45 @@ def _stream(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]
     return name, {"Arn": arn}
 
 
+# Numbers and flags inside a delivery stream's configuration, which a !Ref to a parameter
+# leaves as text (CloudFormation converts them).
+_FIREHOSE_INTEGERS = {"IntervalInSeconds", "SizeInMBs", "DurationInSeconds"}
+_FIREHOSE_BOOLEANS = {"Enabled"}
+_FIREHOSE_DESTINATIONS = ("ExtendedS3DestinationConfiguration", "S3DestinationConfiguration",
+                          "HttpEndpointDestinationConfiguration")
+
+
+def _typed(value: Any, integers: set[str], booleans: set[str], key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _typed(v, integers, booleans, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v, integers, booleans) for v in value]
+    if key in integers and isinstance(value, str):
+        return int(value)
+    if key in booleans and isinstance(value, str):
+        return value.lower() == "true"
+    return value
+
+
+@handles("AWS::KinesisFirehose::DeliveryStream")
+def _delivery_stream(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    """A Direct PUT delivery stream; moto writes each PutRecord(Batch) call to its S3
+    destination at once (no buffering) under <Prefix>YYYY/MM/DD/HH/."""
+    firehose = stack.cloud.client("firehose")
+    name = props.get("DeliveryStreamName") or stack.name_for(
+        lid, "AWS::KinesisFirehose::DeliveryStream")
+    kwargs: dict[str, Any] = {"DeliveryStreamName": name,
+                              "DeliveryStreamType": props.get("DeliveryStreamType", "DirectPut")}
+    for key in (*_FIREHOSE_DESTINATIONS, "DeliveryStreamEncryptionConfigurationInput",
+                "KinesisStreamSourceConfiguration", "Tags"):
+        if key in props:
+            kwargs[key] = _typed(props[key], _FIREHOSE_INTEGERS, _FIREHOSE_BOOLEANS)
+    if not any(key in kwargs for key in _FIREHOSE_DESTINATIONS):
+        raise DeployError(f"{lid}: only S3 and HTTP endpoint destinations are emulated locally")
+    arn = firehose.create_delivery_stream(**kwargs)["DeliveryStreamARN"]
+    return name, {"Arn": arn}
+
+
 @handles("AWS::SSM::Parameter")
 def _ssm_param(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
     ssm = stack.cloud.client("ssm")
@@ -645,6 +717,51 @@ def _ssm_param(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, di
     ssm.put_parameter(Name=name, Value=str(props["Value"]), Type=props.get("Type", "String"),
                       Overwrite=True)
     return name, {"Type": props.get("Type", "String"), "Value": props["Value"]}
+
+
+@handles("AWS::EC2::VPC")
+def _vpc(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    ec2 = stack.cloud.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock=props["CidrBlock"],
+                         InstanceTenancy=props.get("InstanceTenancy", "default"))["Vpc"]
+    vpc_id = vpc["VpcId"]
+    for attr in ("EnableDnsSupport", "EnableDnsHostnames"):
+        if attr in props:
+            ec2.modify_vpc_attribute(VpcId=vpc_id, **{attr: {
+                "Value": str(props[attr]).lower() == "true"}})
+    tags = [t for t in props.get("Tags", []) if "Key" in t]
+    if tags:
+        ec2.create_tags(Resources=[vpc_id], Tags=tags)
+    sg = ec2.describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}])
+    default_sg = sg["SecurityGroups"][0]["GroupId"] if sg["SecurityGroups"] else ""
+    return vpc_id, {"VpcId": vpc_id, "CidrBlock": props["CidrBlock"],
+                    "DefaultSecurityGroup": default_sg}
+
+
+@handles("AWS::Route53::HostedZone")
+def _hosted_zone(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    r53 = stack.cloud.client("route53")
+    vpcs = props.get("VPCs") or []
+    kwargs: dict[str, Any] = {
+        "Name": props["Name"],
+        # Deterministic, like the physical names: a redeploy is not a second zone.
+        "CallerReference": stack.name_for(lid, "AWS::Route53::HostedZone"),
+        "HostedZoneConfig": {"Comment": (props.get("HostedZoneConfig") or {}).get("Comment", ""),
+                             "PrivateZone": bool(vpcs)},
+    }
+    if vpcs:  # a private zone: the first VPC at creation, the others associated after
+        kwargs["VPC"] = {"VPCId": vpcs[0]["VPCId"], "VPCRegion": vpcs[0]["VPCRegion"]}
+    zone = r53.create_hosted_zone(**kwargs)
+    zone_id = zone["HostedZone"]["Id"].split("/")[-1]
+    for vpc in vpcs[1:]:
+        r53.associate_vpc_with_hosted_zone(HostedZoneId=zone_id, VPC={
+            "VPCId": vpc["VPCId"], "VPCRegion": vpc["VPCRegion"]})
+    tags = props.get("HostedZoneTags") or []
+    if tags:
+        r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id, AddTags=tags)
+    name_servers = (zone.get("DelegationSet") or {}).get("NameServers", [])
+    return zone_id, {"Id": zone_id, "NameServers": name_servers}
 
 
 @handles("AWS::StepFunctions::StateMachine")

@@ -8,7 +8,14 @@ moto is pinned (requirements-dev.txt) because these are its internals:
 - Event source mappings (SQS, Kinesis, DynamoDB streams) are not pushed by moto inline: the
   local cloud's pollers read them with batching, partial failures and bisection.
 - StartExecution without a name gets a unique one, as on AWS.
-- DynamoDB item operations are atomic, as on AWS (moto's backend has no locks).
+- aws-sdk integrations reach services whose SDK id has a hyphen (`aws-sdk:redshiftdata:`
+  calls redshift-data), and their results are JSON (timestamps as ISO-8601 text), as on AWS.
+- DynamoDB item operations are atomic, as on AWS (moto's backend has no locks), and a write
+  that changes nothing adds no stream record, as on AWS (moto adds a MODIFY record).
+- S3 bucket policy statements with a Condition are skipped: moto takes every unmet condition
+  for a deny, which made the TLS-only policy lock all clients out.
+- Route 53: a new zone's SOA value is text (moto stores a dict's repr), and a change batch is
+  all or nothing within the API's character limit, as on AWS.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ def install(dispatcher: Dispatcher) -> None:
     _patch_events()
     _patch_stepfunctions()
     _patch_dynamodb()
+    _patch_dynamodb_streams()
+    patch_route53()
 
 
 def uninstall(dispatcher: Dispatcher) -> None:
@@ -130,6 +139,34 @@ def _patch_s3() -> None:
         _d().invoke_async(fn_arn, event_body, "aws:s3")
 
     notifications._invoke_awslambda = _invoke_awslambda
+    _patch_s3_bucket_policy()
+
+
+def _patch_s3_bucket_policy() -> None:
+    """Bucket policy statements with a Condition do not apply locally.
+
+    moto evaluates a bucket policy without any request context and takes a condition it cannot
+    meet for an explicit deny, so the usual TLS-only statement (Deny if aws:SecureTransport is
+    false) locks every client out of the bucket. With no context to test a condition against,
+    such statements are skipped; unconditional ones (public-read grants, blanket denies) apply.
+    """
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        text = self.policy.decode() if isinstance(self.policy, bytes) else self.policy
+        document = json.loads(text)
+        statements = document.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        kept = [s for s in statements if not s.get("Condition")]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        policy = IAMPolicy(json.dumps({**document, "Statement": kept}))
+        return policy.is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
 
 
 def _patch_sns() -> None:
@@ -277,6 +314,9 @@ def _patch_parser() -> None:
     _parser_patched = True
     from moto.stepfunctions.parser import models as pm
 
+    _patch_sdk_service_names()
+    _patch_sdk_responses()
+    _patch_state_machine_copy()
     original = pm.StepFunctionsParserBackend.start_execution
 
     lock = threading.Lock()
@@ -298,6 +338,82 @@ def _patch_parser() -> None:
                 machine.executions = past + machine.executions
 
     pm.StepFunctionsParserBackend.start_execution = start_execution
+
+
+def _patch_state_machine_copy() -> None:
+    """StartExecution deep-copies the state machine, and with it `backend`: every other state
+    machine and its finished executions, whose locks cannot be copied. With two machines
+    that have run, the next StartExecution failed (500). The copy shares the backend (a
+    service, not data) and starts with no executions of its own."""
+    import copy
+
+    from moto.stepfunctions.models import StateMachineInstance
+
+    def __deepcopy__(self: Any, memo: dict[int, Any]) -> Any:
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            if key == "backend":
+                clone.__dict__[key] = value
+            elif key == "executions":
+                clone.__dict__[key] = []
+            else:
+                clone.__dict__[key] = copy.deepcopy(value, memo)
+        return clone
+
+    StateMachineInstance.__deepcopy__ = __deepcopy__
+
+
+def _patch_sdk_service_names() -> None:
+    """Map an aws-sdk integration's service name to the boto3 one it stands for.
+
+    Step Functions names services by their SDK id without hyphens (`redshiftdata`,
+    `sagemakerruntime`); moto hands that name to boto3, which knows them as `redshift-data`
+    and `sagemaker-runtime`, so such a Task failed with an unknown-service error.
+    """
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service as sts,
+    )
+
+    names = {name.replace("-", ""): name
+             for name in botocore.session.get_session().get_available_services() if "-" in name}
+    original = sts.StateTaskService._get_boto_service_name
+
+    def _get_boto_service_name(self: Any, boto_service_name: str | None = None) -> str:
+        name = original(self, boto_service_name)
+        return names.get(name, name)
+
+    sts.StateTaskService._get_boto_service_name = _get_boto_service_name
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _patch_sdk_responses() -> None:
+    """An aws-sdk Task's result is JSON on AWS; moto keeps boto3's datetimes and bytes, and the
+    execution then dies serialising its state (e.g. DescribeStatement's CreatedAt)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as sdk,
+    )
+
+    original = sdk.StateTaskServiceAwsSdk._eval_service_task
+
+    def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, env, *args, **kwargs)
+        env.stack.append(_json_safe(env.stack.pop()))
+
+    sdk.StateTaskServiceAwsSdk._eval_service_task = _eval_service_task
 
 
 # Every backend method that reads or writes items (batch and transact-get calls go through
@@ -330,3 +446,85 @@ def _patch_dynamodb() -> None:
 
     for name in _DYNAMODB_ITEM_OPERATIONS:
         setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+
+
+def _patch_dynamodb_streams() -> None:
+    """A write that changes nothing adds no stream record, as on AWS.
+
+    DynamoDB Streams records only modifications: a PutItem or UpdateItem that leaves the item
+    as it was writes no stream record. moto adds a MODIFY record for it, so a consumer that
+    replays idempotent writes (the same item put again) would see every item twice.
+    """
+    from moto.dynamodb.models.table import StreamShard
+
+    original = StreamShard.add
+
+    @functools.wraps(original)
+    def add(self: Any, old: Any, new: Any) -> None:
+        if old is not None and new is not None and old == new:
+            return
+        original(self, old, new)
+
+    StreamShard.add = add
+
+
+# ChangeResourceRecordSets counts at most this many characters of values (UPSERT twice).
+ROUTE53_MAX_CHARS_PER_CALL = 32000
+_route53_patched = False
+
+
+def patch_route53() -> None:
+    """Route 53 as AWS behaves it, where moto differs (idempotent; also for `mock_aws` tests).
+
+    - A new hosted zone's SOA record holds `ns-... awsdns-hostmaster.amazon.com. 1 7200 900
+      1209600 86400`; moto stores the repr of a `{"Value": ...}` dict instead.
+    - ChangeResourceRecordSets is atomic: AWS validates the whole batch and applies all of it
+      or nothing. moto applies change by change and stops at the first bad one, keeping the
+      changes before it.
+    - A batch's values may hold at most 32,000 characters (UPSERT counted twice); moto checks
+      only the 1,000-record limit.
+    """
+    global _route53_patched
+    if _route53_patched:
+        return
+    _route53_patched = True
+    from moto.route53 import models as rm
+    from moto.route53.exceptions import Route53ClientError
+
+    create_zone = rm.Route53Backend.create_hosted_zone
+    change = rm.Route53Backend.change_resource_record_sets
+
+    @functools.wraps(create_zone)
+    def create_hosted_zone(self: Any, *args: Any, **kwargs: Any) -> Any:
+        zone = create_zone(self, *args, **kwargs)
+        for rrset in zone.rrsets:
+            if rrset.type == "SOA":
+                rrset.records = [
+                    r["Value"].replace("hostmaster.example.com.", "awsdns-hostmaster.amazon.com.")
+                    if isinstance(r, dict) else r for r in rrset.records]
+        return zone
+
+    @functools.wraps(change)
+    def change_resource_record_sets(self: Any, zoneid: str, change_list: list[Any]) -> Any:
+        chars = 0
+        for item in change_list:
+            values = item.get("ResourceRecordSet", {}).get("ResourceRecords") or []
+            size = sum(len(v.get("Value", "") if isinstance(v, dict) else str(v))
+                       for v in values)
+            chars += size * (2 if item.get("Action") == "UPSERT" else 1)
+        if chars > ROUTE53_MAX_CHARS_PER_CALL:
+            raise Route53ClientError(
+                "InvalidChangeBatch", f"Number of characters in values {chars} exceeds the "
+                f"limit of {ROUTE53_MAX_CHARS_PER_CALL} (UPSERT values count twice)")
+        zone = self.get_hosted_zone(zoneid)
+        saved, journal = list(zone.rrsets), len(zone.rr_changes)
+        try:
+            return change(self, zoneid, change_list)
+        except Exception:
+            zone.rrsets = saved
+            del zone.rr_changes[journal:]
+            raise
+
+    rm.Route53Backend.create_hosted_zone = create_hosted_zone
+    rm.Route53Backend.change_resource_record_sets = change_resource_record_sets
+
