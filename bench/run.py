@@ -141,6 +141,12 @@ def main() -> int:
     import crispr_targets  # bench/crispr_targets.py
 
     crispr_targets.main()  # writes bench/crispr_targets.md
+    import dns_mirror  # bench/dns_mirror.py
+
+    dns_mirror.main()  # writes the Benchmark section of functions/dns_mirror/README.md
+    import booking  # bench/booking.py
+
+    booking.main()  # writes bench/booking_results.md
     return 0
 
 

@@ -49,6 +49,7 @@ class LocalCloud:
         self.quiet = quiet
         self._log = log
         self._server: Any = None
+        self._saved_settings: tuple[Any, str | None] | None = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self.layers: dict[str, Path] = {}
@@ -82,6 +83,9 @@ class LocalCloud:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
+        # Process-wide settings: remembered so that stop() leaves the process as it found it.
+        self._saved_settings = (default_user_config["stepfunctions"].get("execute_state_machine"),
+                                os.environ.get("MOTO_PORT"))
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                            "AWS_DEFAULT_REGION": self.region}.items():
@@ -145,6 +149,16 @@ class LocalCloud:
         if self._server and wait_for_server:
             self._server.stop()
         motopatch.uninstall(self)
+        if self._saved_settings is not None:
+            from moto.core.config import default_user_config
+
+            execute, port = self._saved_settings
+            default_user_config["stepfunctions"]["execute_state_machine"] = bool(execute)
+            if port is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = port
+            self._saved_settings = None
 
     def __enter__(self) -> LocalCloud:
         return self.start()
