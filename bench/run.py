@@ -147,6 +147,12 @@ def main() -> int:
     import booking  # bench/booking.py
 
     booking.main()  # writes bench/booking_results.md
+    import dynamic_etl  # bench/dynamic_etl.py
+
+    dynamic_etl.main()  # writes bench/dynamic_etl.md
+    import data_quality  # bench/data_quality.py
+
+    data_quality.main()  # writes bench/data_quality.md
     return 0
 
 

@@ -319,23 +319,10 @@ def _patch_parser() -> None:
     _patch_state_machine_copy()
     original = pm.StepFunctionsParserBackend.start_execution
 
-    lock = threading.Lock()
-
     def start_execution(self: Any, state_machine_arn: str, name: Any = None,
                         execution_input: Any = None, trace_header: Any = None) -> Any:
-        name = name or str(uuid.uuid4())
-        machine = self.describe_state_machine(state_machine_arn)
-        with lock:
-            existing = machine._handle_name_input_idempotency(name, execution_input)
-            if existing is not None:
-                return existing
-            # moto deep-copies the state machine for the run, past executions included, and
-            # a finished execution holds locks that cannot be copied: hide them meanwhile.
-            past, machine.executions = machine.executions, []
-            try:
-                return original(self, state_machine_arn, name, execution_input, trace_header)
-            finally:
-                machine.executions = past + machine.executions
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input,
+                        trace_header)
 
     pm.StepFunctionsParserBackend.start_execution = start_execution
 
