@@ -138,6 +138,9 @@ def main() -> int:
     text = "\n".join(lines)
     (ROOT / "bench" / "results.md").write_text(text)
     print(text)
+    import survival_api  # bench/survival_api.py (bench/ is on the path: this script's folder)
+
+    survival_api.main([])  # writes bench/survival_api.md
     import crispr_targets  # bench/crispr_targets.py
 
     crispr_targets.main()  # writes bench/crispr_targets.md
@@ -153,6 +156,54 @@ def main() -> int:
     import data_quality  # bench/data_quality.py
 
     data_quality.main()  # writes bench/data_quality.md
+    import vpn_usage  # bench/vpn_usage.py
+
+    vpn_usage.main()  # writes bench/vpn_usage.md
+    import stream_replication  # bench/stream_replication.py
+
+    stream_replication.main()  # writes bench/stream_replication.md
+    import collision_alerts  # bench/collision_alerts.py
+
+    collision_alerts.main()  # writes bench/collision_alerts.md
+    import batch_inference  # bench/batch_inference.py
+
+    batch_inference.main()  # writes bench/batch_inference.md
+    import image_embeddings  # bench/image_embeddings.py
+
+    image_embeddings.main()  # writes bench/image_embeddings.md
+    import s3_fanout_replication  # bench/s3_fanout_replication.py
+
+    s3_fanout_replication.main()  # writes bench/s3_fanout_replication.md
+    import guestbook  # bench/guestbook.py
+
+    guestbook.main([])  # writes bench/guestbook.md
+    import concurrency_demo  # bench/concurrency_demo.py
+
+    concurrency_demo.main([])  # writes bench/concurrency_demo.md
+    import image_pipeline  # bench/image_pipeline.py
+
+    image_pipeline.main([])  # writes bench/image_pipeline.md
+    import event_store  # bench/event_store.py
+
+    event_store.main()  # writes bench/event_store.md
+    import edge_ingest  # bench/edge_ingest.py
+
+    edge_ingest.main()  # writes bench/edge_ingest.md
+    import url_shortener  # bench/url_shortener.py
+
+    url_shortener.main([])  # writes bench/url_shortener.md
+    import s3_watcher  # bench/s3_watcher.py
+
+    s3_watcher.main()  # writes bench/s3_watcher.md
+    import document_watermark  # bench/document_watermark.py
+
+    document_watermark.main([])  # writes bench/document_watermark.md
+    import gateway_refresh  # bench/gateway_refresh.py
+
+    gateway_refresh.main()  # writes bench/gateway_refresh.md
+    import device_grant  # bench/device_grant.py
+
+    device_grant.main([])  # writes bench/device_grant.md
     return 0
 
 

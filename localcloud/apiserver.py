@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .deployer import ACCOUNT, ApiAuthorizer, ApiDefinition, ApiRoute
+from .runtime.executor import TooManyRequests
 
 if TYPE_CHECKING:
     from .cloud import LocalCloud
@@ -68,13 +69,19 @@ def _match(api: ApiDefinition, method: str, path: str) -> tuple[ApiRoute, dict[s
     return (best[1], best[2]) if best else None
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a burst of concurrent clients (a load test's 50
+    # connections) would see connections reset before a thread could accept them.
+    request_queue_size = 256
+
+
 class ApiServer:
     """A threaded HTTP server in front of the local cloud's APIs."""
 
     def __init__(self, cloud: LocalCloud, port: int) -> None:
         self.cloud = cloud
         handler = type("Handler", (_Handler,), {"server_ref": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd = _HTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="api", daemon=True)
@@ -120,6 +127,7 @@ class ApiServer:
                          {"message": "Not Found" if api.kind == "http" else
                           "Missing Authentication Token"})
         route, path_params = matched
+        headers = _forwarded(headers, api, source_ip, self.port)
         if route.function_arn is None:
             if route.mock_response is not None:
                 return 200, route.mock_response, b""
@@ -131,7 +139,12 @@ class ApiServer:
             authorizer_context = self._authorize(api.authorizers[route.authorizer], req)
         event = req.event_v1(authorizer_context) if api.kind == "rest" else req.event_v2(
             authorizer_context)
-        result = self.cloud.invoke(route.function_arn, event)
+        try:
+            result = self.cloud.invoke(route.function_arn, event)
+        except TooManyRequests:
+            # Lambda throttled the function (reserved concurrency reached, or 0): API Gateway
+            # answers 429 and never runs the handler.
+            raise _Reply(429, {"message": "Too Many Requests"}) from None
         if not result.ok:
             raise _Reply(502, {"message": "Internal server error"})
         status, out_headers, out_body = _response(result.payload, api.kind)
@@ -168,6 +181,16 @@ class ApiServer:
         context = dict(answer.get("context") or {})
         context["principalId"] = answer.get("principalId")
         return context if req.api.kind == "rest" else {"lambda": context}
+
+
+def _forwarded(headers: dict[str, str], api: ApiDefinition, source_ip: str,
+               port: int) -> dict[str, str]:
+    """The X-Forwarded-* headers API Gateway adds (For, Proto, Port), and X-Forwarded-Prefix:
+    the API's local base path, which a handler needs to build absolute URLs to itself."""
+    present = {k.lower() for k in headers}
+    added = {"X-Forwarded-For": source_ip, "X-Forwarded-Proto": "http",
+             "X-Forwarded-Port": str(port), "X-Forwarded-Prefix": api.base_path}
+    return {**headers, **{k: v for k, v in added.items() if k.lower() not in present}}
 
 
 def _policy_allows(policy: dict[str, Any], arn: str) -> bool:
@@ -337,7 +360,13 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         started = time.perf_counter()
         try:
-            if self.path.startswith("/_localcloud/"):
+            if self.path.startswith("/_localcloud/cognito/"):
+                # A user pool domain's hosted UI and OAuth endpoints (moto has none).
+                from .cognito_oauth import handle as cognito_oauth
+
+                status, headers, out = cognito_oauth(self.server_ref.cloud, self.command,
+                                                     self.path, dict(self.headers.items()), body)
+            elif self.path.startswith("/_localcloud/"):
                 status, headers, out = _control(self.server_ref.cloud, self.command, self.path,
                                                 body)
             else:

@@ -173,7 +173,10 @@ def _serve(args: argparse.Namespace, with_delivery: bool) -> int:
                 print(f"    {s.app}/{s.logical_id:30} {s.expression}")
         print("Ctrl-C to stop.", flush=True)
         try:
-            stop.wait()
+            # A timed wait: a signal delivered to another thread does not interrupt an
+            # untimed one, and the handler only runs once the main thread wakes up.
+            while not stop.wait(0.5):
+                pass
         finally:
             state_path.unlink(missing_ok=True)
             print("localcloud stopped.", flush=True)

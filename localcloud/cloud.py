@@ -224,7 +224,8 @@ class LocalCloud:
         return {app: dict(rec.outputs) for app, rec in self.stacks.items() if app != "root"}
 
     def localise_url(self, value: Any) -> Any:
-        """Point execute-api URLs in outputs at the local API server, keeping the stage."""
+        """Point execute-api URLs (keeping the stage) and Cognito hosted-UI domains in outputs
+        and function environments at the local API server."""
         if not isinstance(value, str):
             return value
 
@@ -234,8 +235,12 @@ class LocalCloud:
                 return m.group(0)
             return f"http://127.0.0.1:{self.api_port}{api.base_path}"
 
-        return re.sub(r"https://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com", repl,
-                      value)
+        value = re.sub(r"https://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com", repl,
+                       value)
+        # A Cognito user pool domain's hosted UI and OAuth endpoints (localcloud/cognito_oauth.py).
+        return re.sub(r"https://([a-z0-9-]+)\.auth\.[a-z0-9-]+\.amazoncognito\.com",
+                      lambda m: f"http://127.0.0.1:{self.api_port}/_localcloud/cognito/"
+                                f"{m.group(1)}", value)
 
     # functions ----------------------------------------------------------------------------
     def function_name(self, name_or_arn: str) -> str:
@@ -289,6 +294,11 @@ class LocalCloud:
 
             raise LambdaClientError("TooManyRequestsException", str(exc)) from exc
         return result.payload, not result.ok, result.logs
+
+    def set_reserved_concurrency(self, name: str, value: int | None) -> None:
+        """Put/DeleteFunctionConcurrency through the Lambda API: the executor enforces it."""
+        assert self.executor is not None
+        self.executor.set_reserved_concurrency(name, value)
 
     def _adopt(self, function: Any) -> None:
         """Run a function created through the API (not from a template) from its zip."""

@@ -406,7 +406,9 @@ def _function(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dic
         if arn not in cloud.layers:
             raise DeployError(f"{lid}: layer {arn} is not a local layer of this collection")
         layers.append(cloud.layers[arn])
-    env = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+    # Endpoint URLs (a Cognito domain's OAuth endpoints) point at the local ones, as outputs do.
+    env = {k: str(cloud.localise_url(v))
+           for k, v in props.get("Environment", {}).get("Variables", {}).items()}
     arn = stack.arn("lambda", f"function:{name}")
     spec = FunctionSpec(
         name=name, arn=arn, handler=handler, code_dir=code_dir, layers=layers, environment=env,
@@ -719,6 +721,37 @@ def _ssm_param(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, di
     return name, {"Type": props.get("Type", "String"), "Value": props["Value"]}
 
 
+@handles("AWS::SecretsManager::Secret")
+def _secret(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    """A secret with its SecretString, or one generated as CloudFormation does
+    (GenerateSecretString: a random password, alone or as one key of a JSON template)."""
+    sm = stack.cloud.client("secretsmanager")
+    name = props.get("Name") or stack.name_for(lid, "AWS::SecretsManager::Secret")
+    value = props.get("SecretString")
+    gen = props.get("GenerateSecretString")
+    if value is None and gen is not None:
+        options = {"PasswordLength": int(gen.get("PasswordLength", 32))}
+        for key in ("ExcludeCharacters", "ExcludeLowercase", "ExcludeNumbers",
+                    "ExcludePunctuation", "ExcludeUppercase", "IncludeSpace",
+                    "RequireEachIncludedType"):
+            if key in gen:
+                options[key] = (gen[key] if key == "ExcludeCharacters"
+                                else str(gen[key]).lower() == "true")
+        password = sm.get_random_password(**options)["RandomPassword"]
+        if gen.get("SecretStringTemplate") and gen.get("GenerateStringKey"):
+            document = json.loads(gen["SecretStringTemplate"])
+            document[gen["GenerateStringKey"]] = password
+            value = json.dumps(document)
+        else:
+            value = password
+    kwargs: dict[str, Any] = {"Name": name, "SecretString": value if value is not None else ""}
+    if props.get("Description"):
+        kwargs["Description"] = props["Description"]
+    # KmsKeyId is not passed: moto does not encrypt, and the key may be a placeholder here.
+    arn = sm.create_secret(**kwargs)["ARN"]
+    return arn, {"Id": arn}
+
+
 @handles("AWS::EC2::VPC")
 def _vpc(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
     ec2 = stack.cloud.client("ec2")
@@ -828,11 +861,111 @@ def _schedule(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dic
     return name, {"Arn": stack.arn("scheduler", f"schedule/default/{name}")}
 
 
+@handles("AWS::CloudTrail::Trail")
+def _trail(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    """The trail is created with its selectors and logging state; the embedded cloud records no
+    API activity, so no log files or CloudTrail events follow from it."""
+    ct = stack.cloud.client("cloudtrail")
+    name = props.get("TrailName") or stack.name_for(lid, "AWS::CloudTrail::Trail")
+    kwargs: dict[str, Any] = {"Name": name, "S3BucketName": props["S3BucketName"]}
+    for key in ("S3KeyPrefix", "SnsTopicName", "CloudWatchLogsLogGroupArn",
+                "CloudWatchLogsRoleArn", "KmsKeyId"):
+        if props.get(key):
+            kwargs[key] = props[key]
+    for key in ("IncludeGlobalServiceEvents", "IsMultiRegionTrail", "EnableLogFileValidation",
+                "IsOrganizationTrail"):
+        if key in props:
+            kwargs[key] = str(props[key]).lower() == "true"
+    trail = ct.create_trail(**kwargs)
+    if props.get("AdvancedEventSelectors"):
+        ct.put_event_selectors(TrailName=name,
+                               AdvancedEventSelectors=props["AdvancedEventSelectors"])
+    elif props.get("EventSelectors"):
+        selectors = []
+        for sel in props["EventSelectors"]:
+            sel = dict(sel)
+            if "IncludeManagementEvents" in sel:
+                sel["IncludeManagementEvents"] = str(
+                    sel["IncludeManagementEvents"]).lower() == "true"
+            selectors.append(sel)
+        ct.put_event_selectors(TrailName=name, EventSelectors=selectors)
+    if str(props.get("IsLogging", "false")).lower() == "true":
+        ct.start_logging(Name=name)
+    arn = trail["TrailARN"]
+    return name, {"Arn": arn, "SnsTopicArn": trail.get("SnsTopicARN", "")}
+
+
 @handles("AWS::Events::EventBus")
 def _bus(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
     events = stack.cloud.client("events")
     arn = events.create_event_bus(Name=props["Name"])["EventBusArn"]
     return props["Name"], {"Arn": arn, "Name": props["Name"]}
+
+
+# --- Cognito user pools (the hosted UI / OAuth endpoints: cognito_oauth.py) ----------------
+
+def _api_kwargs(client: Any, operation: str, props: dict, **fixed: Any) -> dict[str, Any]:
+    """The template properties the API operation takes, typed by its input shape (a Number
+    parameter resolves to a string; boto3 wants an int)."""
+    shape = client.meta.service_model.operation_model(operation).input_shape
+    kwargs = {k: _shape_typed(v, shape.members[k]) for k, v in props.items()
+              if k in shape.members}
+    kwargs.update(fixed)
+    return kwargs
+
+
+def _shape_typed(value: Any, shape: Any) -> Any:
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: _shape_typed(v, shape.members[k]) for k, v in value.items()
+                if k in shape.members}
+    if kind == "list" and isinstance(value, list):
+        return [_shape_typed(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _shape_typed(v, shape.value) for k, v in value.items()}
+    if kind in ("integer", "long") and isinstance(value, str):
+        return int(value)
+    if kind == "boolean" and isinstance(value, str):
+        return value.lower() == "true"
+    return value
+
+
+@handles("AWS::Cognito::UserPool")
+def _user_pool(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    idp = stack.cloud.client("cognito-idp")
+    name = props.get("UserPoolName") or stack.name_for(lid, "AWS::Cognito::UserPool")
+    pool = idp.create_user_pool(**_api_kwargs(idp, "CreateUserPool", props,
+                                              PoolName=name))["UserPool"]
+    provider = f"cognito-idp.{stack.cloud.region}.amazonaws.com/{pool['Id']}"
+    return pool["Id"], {"Arn": pool["Arn"], "UserPoolId": pool["Id"], "ProviderName": provider,
+                        "ProviderURL": f"https://{provider}"}
+
+
+@handles("AWS::Cognito::UserPoolClient")
+def _user_pool_client(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    idp = stack.cloud.client("cognito-idp")
+    props = {"ClientName": stack.name_for(lid, "AWS::Cognito::UserPoolClient"), **props}
+    client = idp.create_user_pool_client(
+        **_api_kwargs(idp, "CreateUserPoolClient", props))["UserPoolClient"]
+    return client["ClientId"], {"ClientId": client["ClientId"], "Name": client["ClientName"],
+                                "ClientSecret": client.get("ClientSecret", "")}
+
+
+@handles("AWS::Cognito::UserPoolDomain")
+def _user_pool_domain(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    """The hosted UI's domain; localcloud serves its OAuth endpoints (cognito_oauth.py) and
+    rewrites https://<domain>.auth.<region>.amazoncognito.com to them (localise_url)."""
+    idp = stack.cloud.client("cognito-idp")
+    out = idp.create_user_pool_domain(**_api_kwargs(idp, "CreateUserPoolDomain", props))
+    return props["Domain"], {"CloudFrontDistribution": out.get("CloudFrontDomain", "")}
+
+
+@handles("AWS::Cognito::UserPoolGroup")
+def _user_pool_group(stack: _Stack, lid: str, props: dict, res: dict) -> tuple[Any, dict]:
+    idp = stack.cloud.client("cognito-idp")
+    name = props.get("GroupName") or stack.name_for(lid, "AWS::Cognito::UserPoolGroup")
+    idp.create_group(**_api_kwargs(idp, "CreateGroup", props, GroupName=name))
+    return name, {}
 
 
 # --- API Gateway ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ moto is pinned (requirements-dev.txt) because these are its internals:
 - Event source mappings (SQS, Kinesis, DynamoDB streams) are not pushed by moto inline: the
   local cloud's pollers read them with batching, partial failures and bisection.
 - StartExecution without a name gets a unique one, as on AWS.
+- Put/DeleteFunctionConcurrency reach the workers at once (reserved concurrency, kill switch).
 - aws-sdk integrations reach services whose SDK id has a hyphen (`aws-sdk:redshiftdata:`
   calls redshift-data), and their results are JSON (timestamps as ISO-8601 text), as on AWS.
 - DynamoDB item operations are atomic, as on AWS (moto's backend has no locks), and a write
@@ -103,6 +104,30 @@ def _patch_lambda() -> None:
         return esm
 
     lm.LambdaBackend.create_event_source_mapping = create_event_source_mapping
+
+    # Reserved concurrency set or cleared through the API (the kill switch included) takes
+    # effect in the workers at once, as on Lambda.
+    original_put_concurrency = lm.LambdaBackend.put_function_concurrency
+    original_delete_concurrency = lm.LambdaBackend.delete_function_concurrency
+
+    def put_function_concurrency(self: Any, function_name: str, reserved: Any) -> Any:
+        out = original_put_concurrency(self, function_name, reserved)
+        _concurrency_changed(self.get_function(function_name).function_name, int(reserved))
+        return out
+
+    def delete_function_concurrency(self: Any, function_name: str) -> Any:
+        out = original_delete_concurrency(self, function_name)
+        _concurrency_changed(self.get_function(function_name).function_name, None)
+        return out
+
+    lm.LambdaBackend.put_function_concurrency = put_function_concurrency
+    lm.LambdaBackend.delete_function_concurrency = delete_function_concurrency
+
+
+def _concurrency_changed(name: str, value: int | None) -> None:
+    hook = getattr(_dispatcher, "set_reserved_concurrency", None)
+    if hook is not None:
+        hook(name, value)
 
 
 def _detach_push(account: str, region: str, esm: Any) -> None:
@@ -274,12 +299,12 @@ def _patch_events() -> None:
             return
         if not self.event_pattern.matches_event(original_event):
             return
-        original_event = _aws_event(original_event)
+        event = _aws_event(original_event)
         others = [t for t in self.targets if t["Arn"].split(":")[2] not in ("lambda", "states")]
         for target in self.targets:
             if target not in others:
-                deliver_to_target(target, original_event)
-        if others:
+                deliver_to_target(target, event)
+        if others:  # moto's own delivery wants its event as it made it (ingestion-time too)
             mine = self.targets
             self.targets = others
             try:

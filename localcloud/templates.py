@@ -121,6 +121,12 @@ def transform(path: Path, parameters: dict[str, Any], cache_dir: Path | None) ->
         raise TemplateError(f"{path}: {causes}") from exc
     except Exception as exc:
         raise TemplateError(f"{path}: SAM transform failed: {exc}") from exc
+    finally:
+        # samtranslator records metrics offline and warns at exit unless they are "published"
+        # (to its dummy publisher, which drops them).
+        from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
+
+        MetricsMethodWrapperSingleton.get_instance().publish()
     if cached:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(".tmp")

@@ -23,6 +23,8 @@ from typing import Any
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 END_OF_LOGS = "\x1elocalcloud-end "  # bootstrap.END_OF_LOGS (the worker imports nothing of ours)
+# Concurrent invocations of a function without reserved concurrency (Lambda's account limit is
+# 1,000; a laptop is not). LOCALCLOUD_MAX_CONCURRENCY raises it, e.g. for a load test.
 DEFAULT_MAX_CONCURRENCY = 16
 _MEMORY_POLL_S = 0.05
 
@@ -205,11 +207,20 @@ class FunctionPool:
         self._busy = 0
         self._cond = threading.Condition()
         self.invocations = 0
+        self._unreserved_limit = int(os.environ.get("LOCALCLOUD_MAX_CONCURRENCY")
+                                     or DEFAULT_MAX_CONCURRENCY)
 
     @property
     def limit(self) -> int:
         rc = self.spec.reserved_concurrency
-        return DEFAULT_MAX_CONCURRENCY if rc is None else rc
+        return self._unreserved_limit if rc is None else rc
+
+    def set_reserved_concurrency(self, value: int | None) -> None:
+        """PutFunctionConcurrency (an int, 0 = the kill switch) or DeleteFunctionConcurrency
+        (None); invocations already running finish, new ones see the new limit."""
+        with self._cond:
+            self.spec.reserved_concurrency = value
+            self._cond.notify_all()
 
     def _acquire(self) -> _Worker | None:
         with self._cond:
@@ -306,6 +317,12 @@ class Executor:
 
     def pool(self, name: str) -> FunctionPool | None:
         return self._pools.get(name)
+
+    def set_reserved_concurrency(self, name: str, value: int | None) -> None:
+        """Apply a reservation changed through the Lambda API (unknown functions: ignored)."""
+        pool = self._pools.get(name)
+        if pool is not None:
+            pool.set_reserved_concurrency(value)
 
     def invoke(self, name: str, event: Any, request_id: str | None = None) -> InvokeResult:
         pool = self._pools.get(name)
