@@ -41,7 +41,7 @@ def measure(objects: int = OBJECTS) -> dict[str, float]:
         cloud.start_delivery()
         out = cloud.outputs()["s3_fanout_replication"]
         s3, source = cloud.client("s3"), out["SourceBucketName"]
-        dests = out["DestinationBuckets"].split(",")
+        dests = out["DestinationBucketNames"].split(",")
         # Warm: one object through every function (cold starts are not the figure).
         s3.put_object(Bucket=source, Key="warm/0", Body=body)
         cloud.wait_idle(60)

@@ -28,7 +28,7 @@ class DemoContext(Protocol):
 
 
 def destinations(outputs: dict[str, Any]) -> list[str]:
-    return [b for b in outputs["DestinationBuckets"].split(",") if b]
+    return [b for b in outputs["DestinationBucketNames"].split(",") if b]
 
 
 def upload(s3: Any, bucket: str, objects: dict[str, bytes], **extra: Any) -> None:

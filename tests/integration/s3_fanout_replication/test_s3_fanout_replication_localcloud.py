@@ -45,7 +45,7 @@ def demo(load_module: Any) -> Any:
 def test_three_destinations_are_deployed_with_the_topic_named_after_the_source(ctx) -> None:
     out = ctx.outputs
     assert out["FanoutTopicName"] == f"{out['SourceBucketName']}-fanout"
-    dests = out["DestinationBuckets"].split(",")
+    dests = out["DestinationBucketNames"].split(",")
     assert len(dests) == 3 and len(set(dests)) == 3
     config = ctx.client("s3").get_bucket_notification_configuration(
         Bucket=out["SourceBucketName"])
