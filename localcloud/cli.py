@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .cloud import REPO_ROOT, LocalCloud
+from .testing import free_port
 
 STATE_DIR = REPO_ROOT / ".localcloud"
 
@@ -23,11 +23,6 @@ STATE_DIR = REPO_ROOT / ".localcloud"
 class CliError(Exception):
     """A one-line error for the user; exit status 2."""
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _state_file(aws_port: int) -> Path:
@@ -125,7 +120,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if template is not None and not template.exists():
         raise CliError(f"no template {args.template}")
     apps = None if template else {_app_of(args.function)}
-    cloud = LocalCloud(aws_port=0, api_port=_free_port(),
+    cloud = LocalCloud(aws_port=0, api_port=free_port(),
                        log=lambda name, line: sys.stderr.write(line + "\n"), quiet=True)
     cloud.start()
     try:
@@ -142,7 +137,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, with_delivery: bool) -> int:
     started = time.perf_counter()
     # Outputs carry the API URL, so the port is fixed before the stacks are deployed.
-    cloud = LocalCloud(aws_port=args.aws_port, api_port=args.api_port or _free_port())
+    cloud = LocalCloud(aws_port=args.aws_port, api_port=args.api_port or free_port())
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

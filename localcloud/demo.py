@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import sys
 import time
 import traceback
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .cloud import REPO_ROOT, LocalCloud
+from .testing import free_port
 
 
 class DemoContext:
@@ -94,11 +94,6 @@ def _load(app: str, path: Path) -> Any:
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def run_demos(apps: list[str] | None = None, verbose: bool = False) -> int:
     """Run scenarios; returns the exit status (0 when all passed)."""
@@ -111,7 +106,7 @@ def run_demos(apps: list[str] | None = None, verbose: bool = False) -> int:
     started = time.perf_counter()
     print(f"Deploying {len(scenarios)} app(s) to the embedded cloud ...", flush=True)
     results: list[tuple[str, bool, float, str]] = []
-    with LocalCloud(aws_port=0, api_port=_free_port(), log=log, quiet=not verbose) as cloud:
+    with LocalCloud(aws_port=0, api_port=free_port(), log=log, quiet=not verbose) as cloud:
         cloud.deploy(apps=set(scenarios))
         cloud.start_api()
         cloud.start_delivery()

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localcloud.cloud import LocalCloud
 from localcloud.demo import DemoContext
+from localcloud.testing import running_cloud
 
 pytestmark = pytest.mark.integration
 
@@ -33,23 +32,11 @@ def _load_demo() -> Any:
 demo = _load_demo()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def cloud():
-    cloud = LocalCloud(aws_port=0, api_port=_free_port(), quiet=True, log=lambda *_: None)
-    cloud.start()
-    try:
-        cloud.deploy(apps={"data_quality"})
-        cloud.start_api()
-        cloud.start_delivery()
+    with running_cloud({"data_quality"}) as cloud:
         yield cloud
-    finally:
-        cloud.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import socket
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from localcloud.cloud import LocalCloud
 from localcloud.demo import DemoContext
+from localcloud.testing import running_cloud
 
 pytestmark = pytest.mark.integration
 
@@ -36,23 +35,11 @@ def _load_demo() -> Any:
 demo = _load_demo()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def cloud():
-    cloud = LocalCloud(aws_port=0, api_port=_free_port(), quiet=True, log=lambda *_: None)
-    cloud.start()
-    try:
-        cloud.deploy(apps={"document_watermark"})
-        cloud.start_api()
-        cloud.start_delivery()
+    with running_cloud({"document_watermark"}) as cloud:
         yield cloud
-    finally:
-        cloud.stop()
 
 
 @pytest.fixture(scope="module")
