@@ -29,6 +29,7 @@ from .runtime.executor import Executor, FunctionSpec, InvokeResult, TooManyReque
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASYNC_RETRY_DELAYS_S = (0.5, 1.0)  # Lambda waits 1 and 2 minutes; locally we do not.
+ASYNC_THROTTLE_DELAY_S = 0.1  # first wait before a throttled async event is tried again
 _SFN_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
 
 
@@ -65,6 +66,7 @@ class LocalCloud:
         # A folder of this cloud's own, shared by all its workers, removed at stop: local-only
         # state that stands in for a service moto does not emulate (an embedded database).
         self.state_dir: Path | None = None
+        self._stopping = threading.Event()
         self._async_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
         self.async_failures: list[dict[str, Any]] = []
         self._pending = 0
@@ -138,6 +140,7 @@ class LocalCloud:
 
     def stop(self, wait_for_server: bool = True) -> None:
         """Stop everything; a process about to exit can skip the server's slow shutdown."""
+        self._stopping.set()
         for part in (self.scheduler, self.pollers, self.api_server):
             if part is not None:
                 part.stop()
@@ -335,7 +338,7 @@ class LocalCloud:
             for attempt in range(spec.async_max_retries + 1):
                 if attempt:
                     time.sleep(ASYNC_RETRY_DELAYS_S[min(attempt, 2) - 1])
-                result = self.executor.invoke(name, event, request_id)
+                result = self._invoke_when_allowed(name, event, request_id)
                 if result.ok:
                     break
             assert result is not None
@@ -358,6 +361,20 @@ class LocalCloud:
             with self._pending_cond:
                 self._pending -= 1
                 self._pending_cond.notify_all()
+
+    def _invoke_when_allowed(self, name: str, event: Any, request_id: str) -> InvokeResult:
+        """Invoke; while throttled, wait and try again, as Lambda keeps a throttled async event
+        (for up to six hours there; here until the cloud stops) instead of dropping it."""
+        assert self.executor is not None
+        delay = ASYNC_THROTTLE_DELAY_S
+        while True:
+            try:
+                return self.executor.invoke(name, event, request_id)
+            except TooManyRequests:
+                if self._stopping.is_set():
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until asynchronous invocations have finished (for demos and tests)."""
