@@ -380,7 +380,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers = 500, {"Content-Type": "application/json"}
             out = json.dumps({"message": f"localcloud error: {exc!r}"}).encode()
         self._send(status, headers, out)
-        if not self.path.startswith("/_localcloud/"):
+        # An access line per request, as `sam local start-api` prints; quiet clouds skip it.
+        if not self.path.startswith("/_localcloud/") and not self.server_ref.cloud.quiet:
             ms = (time.perf_counter() - started) * 1000
             self.server_ref.cloud._log("api", f"{self.command} {self.path} -> {status} "
                                               f"({ms:.1f} ms)")
