@@ -136,3 +136,27 @@ def test_missing_handler_module_is_an_import_error(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert json.loads(out.stdout)["errorType"] == "Runtime.ImportModuleError"
     assert "No module named 'missing'" in out.stderr
+
+
+def test_start_api_serves_the_template_routes_without_an_aws_port_of_its_own() -> None:
+    port = _free_port()
+    proc = subprocess.Popen(CLI + ["start-api", "-t", str(FIXTURE), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=ROOT)
+    assert proc.stdout is not None
+    try:
+        banner = ""
+        for line in proc.stdout:
+            banner += line
+            if line.startswith("Ctrl-C"):
+                break
+        assert f"http://127.0.0.1:{port}/platform_app" in banner
+        # The REST API keeps its stage in the path, as API Gateway does.
+        url = f"http://127.0.0.1:{port}/platform_app/PlatformApi/test/items/a1?color=red"
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            body = json.loads(resp.read())
+        assert (body["resource"], body["pathParameters"]) == ("/items/{id}", {"id": "a1"})
+        assert "schedules" not in banner  # start-api serves APIs only, no event delivery
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
