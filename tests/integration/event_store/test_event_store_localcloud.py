@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from localcloud.cloud import LocalCloud
-from localcloud.demo import DemoContext, _free_port
+from localcloud.demo import DemoContext
+from localcloud.testing import free_port as _free_port
 
 pytestmark = pytest.mark.integration
 
