@@ -323,9 +323,13 @@ def run(ctx: Any, *, items: int = 24, upload: str = "uploads/products.csv") -> d
             if hits != want:
                 raise AssertionError(f"flaky_api got {hits} requests for {identifier}, "
                                      f"expected {want} (retries)")
+        # The limiter grants 5 requests per fixed one-second window when a request leaves;
+        # the source counts them when they arrive, so a loaded machine can shift a window's
+        # requests into the next second: at most two windows' worth can land in one second.
         busiest = catalog.busiest_second("flaky")
-        if busiest > 5:
-            raise AssertionError(f"flaky_api got {busiest} requests in one second (limit 5)")
+        if busiest > 2 * 5:
+            raise AssertionError(f"flaky_api got {busiest} requests in one second "
+                                 "(limit 5 per window, so never more than 10)")
         first = next(i for i in identifiers if i in catalog.slow)
         stored = json.loads(s3.get_object(Bucket=out["ResponsesBucketName"],
                                           Key=f"slow_api/{first}.json")["Body"].read())
